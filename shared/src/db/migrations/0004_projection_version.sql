@@ -1,0 +1,1 @@
+ALTER TABLE "subsections" ADD COLUMN "projection_version" bigint DEFAULT 0 NOT NULL;
