@@ -104,3 +104,49 @@ test('a full outbox refuses instead of growing without bound', async () => {
   await assert.rejects(tiny.publish(command(3)), { code: 'OUTBOX_FULL' });
   await environment.pool.query('delete from outbox');
 });
+
+test('a relay pass whose Postgres connection is cut while it waits on Kafka fails alone; the next pass drains the outbox', async () => {
+  // Kafka here is a stand-in whose publishes hang until told otherwise, so the cut lands at a
+  // known moment: while the relay holds its checked-out client between two queries.
+  await durable.stop(); // only this test's relay may take the outbox's rows
+  let kafkaUp = false;
+  const hanging: Array<(error: Error) => void> = [];
+  const published: number[] = [];
+  const relaying = createDurablePublisher({
+    publisher: {
+      publish: (item) => {
+        if (kafkaUp) {
+          published.push(item.atMs);
+          return Promise.resolve();
+        }
+        return new Promise<void>((_resolve, reject) => hanging.push(reject));
+      },
+    },
+    pool: environment.pool,
+    logger: environment.logger,
+    fallbackAfterMs: 50,
+    relayIntervalMs: 100,
+    relayBatchMax: 10,
+    rowsMax: 100,
+  });
+  const items = [1, 2, 3].map((index) => command(2000 + index));
+  for (const item of items) await relaying.publish(item);
+  assert.equal(relaying.mode, 'outbox');
+  relaying.start();
+  try {
+    // The relay's session holds the advisory lock while its publishes hang.
+    const holder = await waitFor(async () => (await environment.pool.query<{ pid: number }>(
+      `select pid from pg_locks where locktype = 'advisory' and objid = $1 and granted`, [0x6f757462],
+    )).rows[0]?.pid, { timeoutMs: 5000, what: 'the relay to take its lock' });
+    await waitFor(async () => hanging.length >= items.length || undefined, { timeoutMs: 5000, what: 'the relay to publish' });
+    await environment.pool.query('select pg_terminate_backend($1)', [holder]);
+    // Give the cut time to reach the client; an unheard 'error' would crash this process here.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    kafkaUp = true;
+    for (const reject of hanging) reject(new Error('Kafka is down'));
+    await waitFor(async () => (await environment.pool.query('select count(*)::int as n from outbox')).rows[0].n === 0 || undefined, { timeoutMs: 10_000, what: 'the outbox to drain' });
+    assert.deepEqual(published, items.map((item) => item.atMs));
+  } finally {
+    await relaying.stop();
+  }
+});

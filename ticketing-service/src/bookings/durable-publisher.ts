@@ -79,6 +79,12 @@ export function createDurablePublisher(options: {
 
   const relayPass = async () => {
     const client = await pool.connect();
+    // The pass holds this client while it waits on Kafka. A connection cut in that wait is
+    // emitted as 'error' on the checked-out client, where nothing else listens: the next query
+    // fails with it instead, and a failed pass discards the client rather than pooling it.
+    const ignore = () => {};
+    client.on('error', ignore);
+    let failure: Error | undefined;
     try {
       const locked = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [relayLockKey]);
       if (!locked.rows[0]?.locked) return;
@@ -105,8 +111,12 @@ export function createDurablePublisher(options: {
       } finally {
         await client.query('select pg_advisory_unlock($1)', [relayLockKey]);
       }
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+      throw error;
     } finally {
-      client.release();
+      client.off('error', ignore);
+      client.release(failure);
     }
   };
 
