@@ -13,6 +13,7 @@ const scenarioFiles = [
   'reservation-service/test/chaos-consumer.test.ts',
   'reservation-service/test/chaos-duplicates.test.ts',
   'reservation-service/test/chaos-stores.test.ts',
+  'reservation-service/test/chaos-postgres.test.ts',
   'reservation-service/test/chaos-shutdown.test.ts',
   'ticketing-service/test/chaos-kafka.test.ts',
   'ticketing-service/test/chaos-overload.test.ts',
