@@ -58,6 +58,9 @@ export async function createTestEnvironment(options: { partitions?: number; brok
     ...options.env,
   };
   const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  // Fault tests cut connections; an idle client of the test's own pool losing its connection
+  // must not end the test process (the next query reconnects), as in the services.
+  pool.on('error', () => {});
   const redis = new Redis(redisUrl, { protocol: 2 });
   const logger = createLogger({ name: 'test', level: env.LOG_LEVEL!, destination: pino.destination(2) });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { createTestEnvironment, type TestEnvironment } from '../../../dev/testing/environment.ts';
-import { createBookingStore, type BookingStore } from './booking-store.ts';
+import { createBookingStore, loadStateSql, type BookingStore } from './booking-store.ts';
 import { buyerKey, type BookingState } from './plan-batch.ts';
 
 // loadState reads bookings, payments and buyer counts in one statement whose parts come back
@@ -127,4 +127,33 @@ test('a slice without booking commands reads no payments, and one with nothing t
   const empty = await store.loadState({ bookingIds: [], paymentIds: [], cancelledSubsections: [], buyers: [] });
   assert.equal(queries, 1);
   assert.deepEqual(empty, { bookings: new Map(), payments: new Map(), buyerSeats: new Map() });
+});
+
+interface PlanNode { 'Node Type': string; 'Relation Name'?: string; Plans?: PlanNode[] }
+const scans = (node: PlanNode): string[] => [
+  ...(node['Relation Name'] === undefined ? [] : [`${node['Node Type']} on ${node['Relation Name']}`]),
+  ...(node.Plans ?? []).flatMap(scans),
+];
+
+test('the plan Postgres keeps for it, made on nearly empty tables, probes indexes instead of scanning tables that grow', async () => {
+  // node-postgres prepares the statement once per connection, and after five executions
+  // Postgres keeps a generic plan for the connection's life. Force that plan now, while the
+  // tables hold a handful of rows, as in the first seconds of a new deployment's on-sale.
+  const client = await environment.pool.connect();
+  try {
+    await client.query('set plan_cache_mode = force_generic_plan');
+    await client.query(`prepare load_state (uuid[], int[], uuid[], uuid[], text[]) as ${loadStateSql}`);
+    // EXPLAIN EXECUTE takes no bound parameters: the arguments go in as array literals.
+    const args = [[reservedById], [subsectionB], [declinedAsked], [eventId], ['alice']].map((values) => client.escapeLiteral(`{${values.join(',')}}`));
+    const explained = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`explain (format json) execute load_state(${args.join(', ')})`);
+    const found = scans(explained.rows[0]!['QUERY PLAN'][0]!.Plan);
+    assert.deepEqual(found.filter((scan) => scan.startsWith('Seq Scan')), [], `sequential scans in ${found.join(', ')}`);
+    for (const table of ['bookings', 'payments', 'buyer_seats']) {
+      assert.ok(found.some((scan) => scan.endsWith(` on ${table}`) && /Index/.test(scan)), `an index probe of ${table} in ${found.join(', ')}`);
+    }
+  } finally {
+    await client.query('deallocate all').catch(() => {});
+    await client.query('reset plan_cache_mode').catch(() => {});
+    client.release();
+  }
 });

@@ -123,6 +123,9 @@ export const bookings = pgTable(
     index('bookings_user_created').on(table.userId, table.createdAt),
     index('bookings_event_status').on(table.eventId, table.status, table.createdAt),
     index('bookings_holds').on(table.holdExpiresAt).where(sql`${table.status} = 'RESERVED'`),
+    // A slice that cancels or pays reads the holds of its subsections; without this every
+    // slice's read scanned all holds of every event (94 ms at 118,000 holds).
+    index('bookings_reserved_by_subsection').on(table.subsectionId).where(sql`${table.status} = 'RESERVED'`),
     check('bookings_status', sql`${table.status} in ('RESERVED', 'REJECTED', 'PAID', 'EXPIRED', 'CANCELLED')`),
     check('bookings_seats_match', sql`(${table.status} = 'REJECTED') = (cardinality(${table.seats}) = 0) and (${table.status} = 'REJECTED' or cardinality(${table.seats}) = ${table.quantity})`),
     check('bookings_hold', sql`${table.status} = 'REJECTED' or ${table.holdExpiresAt} is not null`),

@@ -1,0 +1,1 @@
+CREATE INDEX "bookings_reserved_by_subsection" ON "bookings" USING btree ("subsection_id") WHERE "bookings"."status" = 'RESERVED';
