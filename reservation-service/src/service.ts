@@ -17,6 +17,7 @@ import { createReservationMetrics } from './ops/metrics.ts';
 import { createFakePaymentProvider } from './payments/fake-provider.ts';
 import { createPaymentWorker } from './payments/payment-worker.ts';
 import { createBookingStore } from './reservations/booking-store.ts';
+import { coalesceSlices } from './reservations/coalesce-slices.ts';
 import { createDecideBatch } from './reservations/decide-batch.ts';
 import { createSeatProjection } from './reservations/seat-projection.ts';
 
@@ -75,13 +76,14 @@ export async function startReservationService(config: Config, logger: Logger, ho
     onRequested: metrics.expiriesRequested,
   });
 
-  const decideBatch = createDecideBatch({
+  const decider = createDecideBatch({
     store: createBookingStore(postgres.pool),
     projection: createSeatProjection({ redis, keys: createRedisKeys(config.redis.keyPrefix), recordTtlS: config.limits.bookingRecordTtlS }),
     logger,
     clock: Date.now,
     defaults: { holdDurationS: config.lifecycle.holdDurationS, buyerSeatsMax: config.lifecycle.buyerSeatsMax },
   });
+  const decideBatch = config.limits.reservationCoalesceMs > 0 ? coalesceSlices(decider, config.limits.reservationCoalesceMs) : decider;
   // Ready once this process has joined the group (it may legitimately own no partition).
   let consuming = false;
   const consumer = createReservationConsumer({

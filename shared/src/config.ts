@@ -70,6 +70,7 @@ export const SETTINGS = {
   SSE_DELTA_FLUSH_MS: { kind: 'int', default: '100', min: 10, max: 5000, description: 'Event-stream coalescing window: seat deltas are merged and sent at most this often.' },
   SSE_SEAT_MAP_SEATS_MAX: { kind: 'int', default: '50000', min: 0, max: 5000000, description: 'Largest event whose event stream includes every seat map by default; bigger events need `?subsections=`.' },
   RESERVATION_BATCH_MAX: { kind: 'int', default: '1000', min: 1, max: 10000, description: 'Commands decided and written to Postgres per transaction.' },
+  RESERVATION_COALESCE_MS: { kind: 'int', default: '0', min: 0, max: 100, description: 'Wait up to this long for the slices of other partitions (up to KAFKA_PARTITIONS_CONCURRENCY) and decide them in one transaction; 0 decides each slice alone.' },
   OTEL_EXPORTER_OTLP_ENDPOINT: { kind: 'url', default: '', description: 'OTLP/HTTP base URL traces are sent to (`/v1/traces` is appended), e.g. Jaeger\'s `http://jaeger:4318`. Empty: tracing is off and the OpenTelemetry SDK is not even loaded.' },
   OTEL_SERVICE_NAME: { kind: 'string', default: '', description: '`service.name` on the traces; empty means the service\'s own name (`ticketing-service`, `reservation-service`).' },
   OTEL_TRACES_SAMPLER_ARG: { kind: 'number', default: '1', min: 0, max: 1, description: 'Share of new traces sampled (parent-based: a booking\'s spans in both services follow the decision made at POST /bookings).' },
@@ -116,6 +117,7 @@ export interface Config {
     readonly eventSeatsMax: number;
     readonly bookingRecordTtlS: number;
     readonly reservationBatchMax: number;
+    readonly reservationCoalesceMs: number;
   };
   readonly sse: {
     readonly heartbeatMs: number;
@@ -292,6 +294,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       eventSeatsMax: get<number>('EVENT_SEATS_MAX'),
       bookingRecordTtlS: get<number>('BOOKING_RECORD_TTL_S'),
       reservationBatchMax: get<number>('RESERVATION_BATCH_MAX'),
+      reservationCoalesceMs: get<number>('RESERVATION_COALESCE_MS'),
     },
     sse: {
       heartbeatMs: get<number>('SSE_HEARTBEAT_MS'),
