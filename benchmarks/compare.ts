@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { launchSettings, numberOption, parseCommandLine, sizeOptionsHelp, sizeOverrides, UsageError } from './lib/cli.ts';
+import { launchSettings, numberOption, parseCommandLine, sizeOptionsHelp, sizeOverrides, runCommand, UsageError } from './lib/cli.ts';
 import { describeBuyers } from './lib/buyers.ts';
 import { runScenarios } from './lib/driver.ts';
 import { launchBaseline, launchProduct, type LaunchedSystem } from './lib/launch.ts';
@@ -142,15 +142,4 @@ async function main(): Promise<number> {
   return failures.length > 0 ? 1 : 0;
 }
 
-try {
-  process.exitCode = await main();
-} catch (error) {
-  if (error instanceof UsageError) {
-    say(`${error.message}\n\n${usage}`);
-    process.exitCode = 2;
-  } else {
-    say(`compare failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-    process.exitCode = 1;
-  }
-}
-process.exit();
+await runCommand('compare', usage, main);

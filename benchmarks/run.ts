@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { keyValues, launchSettings, numberOption, parseCommandLine, sizeOptionsHelp, sizeOverrides, UsageError } from './lib/cli.ts';
+import { keyValues, launchSettings, numberOption, parseCommandLine, sizeOptionsHelp, sizeOverrides, runCommand } from './lib/cli.ts';
 import { runScenarios } from './lib/driver.ts';
 import { launchProduct, type LaunchedSystem } from './lib/launch.ts';
 import { planScenarios, scenarioNames, type ScenarioName } from './lib/plan.ts';
@@ -79,16 +79,4 @@ async function main(): Promise<number> {
   }
 }
 
-try {
-  process.exitCode = await main();
-} catch (error) {
-  if (error instanceof UsageError) {
-    say(`${error.message}\n\n${usage}`);
-    process.exitCode = 2;
-  } else {
-    say(`benchmark failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-    process.exitCode = 1;
-  }
-}
-// Keep-alive sockets and timers of the clients must not keep a finished run alive.
-process.exit();
+await runCommand('benchmark', usage, main);

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchSettings, parseCommandLine, sizeOptionsHelp, sizeOverrides, UsageError } from './lib/cli.ts';
+import { launchSettings, parseCommandLine, sizeOptionsHelp, sizeOverrides, runCommand } from './lib/cli.ts';
 import { runScenarios } from './lib/driver.ts';
 import { launchBaseline, launchProduct, type LaunchedSystem } from './lib/launch.ts';
 import { planScenarios, scenarioNames } from './lib/plan.ts';
@@ -24,10 +24,12 @@ async function withSystem(launch: () => Promise<LaunchedSystem>, run: (system: L
   }
 }
 
+const usage = `usage: node benchmarks/smoke.ts [--skip-baselines] [options]\n\n${sizeOptionsHelp}`;
+
 async function main(): Promise<number> {
   const { values } = parseCommandLine({ 'skip-baselines': { type: 'boolean', default: false } });
   if (values.help) {
-    say(`usage: node benchmarks/smoke.ts [--skip-baselines] [options]\n\n${sizeOptionsHelp}`);
+    say(usage);
     return 0;
   }
   const startedAt = performance.now();
@@ -66,10 +68,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-try {
-  process.exitCode = await main();
-} catch (error) {
-  say(error instanceof UsageError ? error.message : `smoke failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
-  process.exitCode = error instanceof UsageError ? 2 : 1;
-}
-process.exit();
+await runCommand('smoke', usage, main);

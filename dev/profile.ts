@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { v7 as uuidv7 } from 'uuid';
 import { createTestEnvironment, type TestEnvironment } from './testing/environment.ts';
-import { mulberry32 } from './testing/workload.ts';
+import { createPrng } from './testing/prng.ts';
 import { createTokenSigner } from '../ticketing-service/src/plugins/tokens.ts';
 
 // `npm run profile`: a short sellout with V8's CPU profiler on in both services. Starts them
@@ -108,7 +108,7 @@ interface LoadResult {
 
 async function sendBookings(url: string, eventId: string, subsections: number, sign: ReturnType<typeof createTokenSigner>): Promise<LoadResult> {
   const pool = new Pool(url, { connections: concurrency, pipelining: 1 });
-  const random = mulberry32(20_251_122);
+  const random = createPrng(20_251_122).next;
   const tokens = new Map<number, string>();
   const tokenOf = (user: number) => {
     let token = tokens.get(user);

@@ -81,6 +81,25 @@ export class UsageError extends Error {
   readonly code = 'USAGE';
 }
 
+// Runs a command's main and exits with its code: 2 with the usage text on a usage error, 1 with
+// the stack on any other failure. The exit is explicit so that the clients' keep-alive sockets
+// and timers cannot keep a finished run alive.
+export async function runCommand(name: string, usage: string, main: () => Promise<number>): Promise<never> {
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  try {
+    process.exitCode = await main();
+  } catch (error) {
+    if (error instanceof UsageError) {
+      say(`${error.message}\n\n${usage}`);
+      process.exitCode = 2;
+    } else {
+      say(`${name} failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      process.exitCode = 1;
+    }
+  }
+  process.exit();
+}
+
 export function parseCommandLine<const T extends NonNullable<ParseArgsConfig['options']>>(extra: T) {
   try {
     return parseArgs({ allowPositionals: true, allowNegative: true, options: { ...sharedOptions, ...extra } });

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '@ticketing/shared/config';
 import { ensureDatabase, runMigrations } from '@ticketing/shared/db/migrate';
 import { startMockKafka, type MockKafka } from '../../dev/kafka-mock/mock-kafka.ts';
+import { freePort } from '../../dev/testing/free-port.ts';
 
 // Starts a whole system for a benchmark and stops it again: the product the way `npm start`
 // (dev/start.ts) runs it — the librdkafka mock cluster, migrations, one ticketing process and
@@ -30,16 +30,6 @@ const readyTimeoutMs = 90_000;
 const stopTimeoutMs = 30_000;
 const adminDatabaseUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
 const logLinesKept = 200;
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 export function databaseUrl(name: string): string {
   const url = new URL(adminDatabaseUrl);

@@ -3,7 +3,7 @@ import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './redis-server.ts';
+import { freePort } from '../testing/free-port.ts';
 
 // A private Postgres cluster for fault tests: crashed (immediate shutdown, as a power cut
 // leaves it), kept down, and started again, without touching the shared server other tests

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { freePort } from '../testing/free-port.ts';
 
 // A private redis-server for fault tests: it can be killed and restarted (empty, as after a
 // crash without persistence) or paused, without touching the shared server other tests use.
@@ -13,15 +13,6 @@ export interface PrivateRedis {
   kill(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  return port;
 }
 
 export async function startPrivateRedis(): Promise<PrivateRedis> {

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
+import { createPrng, type Prng } from './prng.ts';
 
 // Seeded generator of malformed and hostile HTTP requests for the ticketing API
 // (ticketing-service/test/fuzz.test.ts). Request `index` of seed `seed` is drawn from its own
@@ -77,27 +78,6 @@ export interface FuzzFixtures {
   readonly epochMs: number;
 }
 
-export interface Random {
-  next(): number;
-  int(maxExclusive: number): number;
-  chance(probability: number): boolean;
-  pick<T>(items: readonly T[]): T;
-}
-
-// mulberry32: tiny, fast, and good enough to choose mutations.
-export function createRandom(seed: number): Random {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (maxExclusive: number) => Math.floor(next() * maxExclusive);
-  return { next, int, chance: (probability) => next() < probability, pick: (items) => items[int(items.length)]! };
-}
-
 // The seed of request `index`: a murmur3 finalizer over (seed, index).
 export function requestSeed(seed: number, index: number): number {
   let h = (seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0;
@@ -134,9 +114,9 @@ export const hostilePools = {
 
 type Pool = keyof typeof hostilePools;
 
-function hostileString(rng: Random, pool: Pool): string {
+function hostileString(rng: Prng, pool: Pool): string {
   const base = rng.pick(hostilePools[pool]);
-  if (rng.chance(0.15)) return base.repeat(1 + rng.int(40));
+  if (rng.chance(0.15)) return base.repeat(1 + rng.below(40));
   if (rng.chance(0.15)) return `A${base}`;
   return base;
 }
@@ -155,7 +135,7 @@ const anyValues: readonly unknown[] = [
 
 type Kind = 'string' | 'integer' | 'array' | 'object' | 'nullableString' | 'nullableInteger';
 
-function wrongTypeValue(rng: Random, kind: Kind): unknown {
+function wrongTypeValue(rng: Prng, kind: Kind): unknown {
   for (;;) {
     const value = rng.pick(anyValues);
     if (!fitsKind(value, kind)) return value;
@@ -174,8 +154,8 @@ function fitsKind(value: unknown, kind: Kind): boolean {
 }
 
 // UUIDs in every form a client might send: versions, case, braces, urn, nil, max, truncated.
-function uuidVariant(rng: Random, real: string): { value: string; sameAsReal: boolean } {
-  const hex = (count: number) => Array.from({ length: count }, () => rng.int(16).toString(16)).join('');
+function uuidVariant(rng: Prng, real: string): { value: string; sameAsReal: boolean } {
+  const hex = (count: number) => Array.from({ length: count }, () => rng.below(16).toString(16)).join('');
   const v4 = `${hex(8)}-${hex(4)}-4${hex(3)}-${rng.pick(['8', '9', 'a', 'b'])}${hex(3)}-${hex(12)}`;
   const options: Array<[string, boolean]> = [
     [v4, false], [uuidV7(rng, Date.now()), false], [uuidV7(rng, 2 ** 48 - 1), false], ['00000000-0000-0000-0000-000000000000', false],
@@ -186,8 +166,8 @@ function uuidVariant(rng: Random, real: string): { value: string; sameAsReal: bo
   return { value, sameAsReal };
 }
 
-export function uuidV7(rng: Random, timeMs: number): string {
-  const hex = (count: number) => Array.from({ length: count }, () => rng.int(16).toString(16)).join('');
+export function uuidV7(rng: Prng, timeMs: number): string {
+  const hex = (count: number) => Array.from({ length: count }, () => rng.below(16).toString(16)).join('');
   const time = Math.max(0, Math.min(timeMs, 2 ** 48 - 1)).toString(16).padStart(12, '0');
   return `${time.slice(0, 8)}-${time.slice(8)}-7${hex(3)}-${rng.pick(['8', '9', 'a', 'b'])}${hex(3)}-${hex(12)}`;
 }
@@ -222,7 +202,7 @@ export function headerValue(text: string): string {
 
 interface TokenKit {
   valid(sub: string, role: string): string;
-  hostile(rng: Random): { authorization?: string; why: string };
+  hostile(rng: Prng): { authorization?: string; why: string };
 }
 
 const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
@@ -308,7 +288,7 @@ const sectionNamePattern = /^[\p{L}\p{N}][\p{L}\p{N} ._'-]*$/u;
 export const isValidSectionName = (name: string) => sectionNamePattern.test(name) && [...name].length <= 32;
 
 interface Draw {
-  readonly rng: Random;
+  readonly rng: Prng;
   readonly fx: FuzzFixtures;
   readonly tokens: TokenKit;
   readonly index: number;
@@ -346,23 +326,23 @@ function pickSubsection(d: Draw, event: FuzzEvent) {
 function newBookingBody(d: Draw, event: FuzzEvent = d.fx.events.open): Record<string, unknown> {
   const target = pickSubsection(d, event);
   // At most the quantity limit (4 by default) and what the subsection holds.
-  const quantity = 1 + d.rng.int(Math.min(4, target.rows * target.seatsPerRow));
+  const quantity = 1 + d.rng.below(Math.min(4, target.rows * target.seatsPerRow));
   const body: Record<string, unknown> = { id: uuidV7(d.rng, Date.now()), eventId: event.id, section: target.section, subsection: target.number, quantity };
   if (d.rng.chance(0.4)) body.seats = distinctSeats(d.rng, target, quantity);
   return body;
 }
 
-function distinctSeats(rng: Random, grid: { rows: number; seatsPerRow: number }, count: number) {
+function distinctSeats(rng: Prng, grid: { rows: number; seatsPerRow: number }, count: number) {
   const chosen = new Map<string, { row: number; seat: number }>();
   while (chosen.size < count) {
-    const seat = { row: 1 + rng.int(grid.rows), seat: 1 + rng.int(grid.seatsPerRow) };
+    const seat = { row: 1 + rng.below(grid.rows), seat: 1 + rng.below(grid.seatsPerRow) };
     chosen.set(`${seat.row}-${seat.seat}`, seat);
   }
   return [...chosen.values()];
 }
 
 function newEventBody(d: Draw, name = `fuzz ${d.index}`): Record<string, unknown> {
-  return { name, sections: [{ name: 'A', subsections: [{ number: 1, rows: 1 + d.rng.int(5), seatsPerRow: 1 + d.rng.int(5), priceCents: d.rng.int(10_000) }] }] };
+  return { name, sections: [{ name: 'A', subsections: [{ number: 1, rows: 1 + d.rng.below(5), seatsPerRow: 1 + d.rng.below(5), priceCents: d.rng.below(10_000) }] }] };
 }
 
 function signUpBody(d: Draw): Record<string, unknown> {
@@ -422,12 +402,12 @@ const bodyEndpoints = Object.keys(bodyFields) as Endpoint[];
 const protectedEndpoints = endpoints.filter((endpoint) => !['POST /users', 'POST /sessions', 'GET /events', 'GET /events/:eventId', 'GET /events/:eventId/sections/:section/subsections/:number/seats', 'GET /events/:eventId/stream', 'GET /health/live', 'GET /health/ready', 'GET /metrics', 'GET /docs'].includes(endpoint));
 
 // A valid body as JSON text, mutated one edit at a time until it is not JSON any more.
-function mutateText(rng: Random, text: string): string {
-  const edits = 1 + rng.int(3);
+function mutateText(rng: Prng, text: string): string {
+  const edits = 1 + rng.below(3);
   let out = text;
   for (let edit = 0; edit < edits; edit++) {
-    const at = rng.int(out.length + 1);
-    const choice = rng.int(6);
+    const at = rng.below(out.length + 1);
+    const choice = rng.below(6);
     if (choice === 0) out = out.slice(0, at);
     else if (choice === 1) out = out.slice(0, at) + out.slice(at + 1);
     else if (choice === 2) out = out.slice(0, at) + rng.pick(['{', '}', '[', ']', ',', ':', '"', '\\', "'", '\u0000', '\n', '/*', 'NaN', 'undefined', '\ud800']) + out.slice(at);
@@ -472,7 +452,7 @@ const families: readonly Family[] = [
 export const familyNames = families.map((family) => family.name);
 const weightTotal = families.reduce((sum, family) => sum + family.weight, 0);
 
-function pickFamily(rng: Random): Family {
+function pickFamily(rng: Prng): Family {
   let roll = rng.next() * weightTotal;
   for (const family of families) {
     roll -= family.weight;
@@ -499,7 +479,7 @@ function brokenJsonRequest(d: Draw): Part {
   return { ...base, headers, body: deep ?? body, json: undefined, expect: 'rejected', why: deep ? 'deeply nested JSON' : `broken JSON (${auth.why})` };
 }
 
-function nested(rng: Random, depth: number): string {
+function nested(rng: Prng, depth: number): string {
   const open = rng.chance(0.5) ? '[' : '{"a":';
   const close = open === '[' ? ']' : '}';
   return `${open.repeat(depth)}${rng.chance(0.5) ? '1' : ''}${close.repeat(rng.chance(0.8) ? depth : depth - 1)}`;
@@ -518,7 +498,7 @@ function wrongTypeRequest(d: Draw): Part {
 function breakBody(d: Draw, endpoint: Endpoint, body: Record<string, unknown>): { why: string; value: unknown } {
   const fields = bodyFields[endpoint]!;
   const field = d.rng.pick(Object.keys(fields));
-  const roll = d.rng.int(6);
+  const roll = d.rng.below(6);
   if (roll === 0) {
     body[field] = wrongTypeValue(d.rng, fields[field]!);
     return { why: `${field} has the wrong type: ${short(body[field])}`, value: body };
@@ -572,7 +552,7 @@ function outOfRangeValue(d: Draw, endpoint: Endpoint, body: Record<string, unkno
 // are drawn less often: together about a hundred per 10,000 requests.
 const slotWeights = [3, 2, 2, 2, 1, 0.25, 0.4, 1, 3, 2, 1, 1, 1];
 
-function pickWeighted(rng: Random, weights: readonly number[]): number {
+function pickWeighted(rng: Prng, weights: readonly number[]): number {
   let roll = rng.next() * weights.reduce((sum, weight) => sum + weight, 0);
   for (let index = 0; index < weights.length; index++) {
     roll -= weights[index]!;
@@ -687,21 +667,21 @@ function addressFor(index: number): string {
 function hugeRequest(d: Draw): Part {
   const { rng } = d;
   const kb = (count: number) => 'A'.repeat(count * 1024);
-  const choice = rng.int(11);
+  const choice = rng.below(11);
   if (choice === 0) return { ...validRequest(d, 'POST /bookings'), json: { ...newBookingBody(d), section: kb(5) }, expect: 'rejected', why: 'booking body over 4 KiB' };
   if (choice === 1) return { ...validRequest(d, 'POST /users'), json: { ...signUpBody(d), password: kb(20) }, expect: 'rejected', why: 'sign-up body over 16 KiB' };
   if (choice === 2) return { ...validRequest(d, 'POST /events'), json: newEventBody(d, kb(600)), expect: 'rejected', why: 'event body over 512 KiB' };
   if (choice === 3) return { ...validRequest(d, 'POST /events'), json: manySubsections(rng), expect: 'rejected', why: 'thousands of subsections' };
   if (choice === 4) return { ...validRequest(d, 'POST /events'), json: manyKeys(rng, 5000), expect: 'rejected', why: '5,000 keys' };
-  if (choice === 5) return { ...validRequest(d, 'PATCH /events/:eventId'), json: { name: 'n'.repeat(201 + rng.int(10_000)) }, expect: 'rejected', why: 'name past maxLength' };
+  if (choice === 5) return { ...validRequest(d, 'PATCH /events/:eventId'), json: { name: 'n'.repeat(201 + rng.below(10_000)) }, expect: 'rejected', why: 'name past maxLength' };
   if (choice === 6) {
     const base = validRequest(d, rng.pick(['GET /events', 'GET /bookings'] as Endpoint[]));
-    return { ...base, path: `${base.path}?cursor=${'c'.repeat(1024 + rng.int(10_000))}`, expect: 'rejected', why: 'cursor of many KB' };
+    return { ...base, path: `${base.path}?cursor=${'c'.repeat(1024 + rng.below(10_000))}`, expect: 'rejected', why: 'cursor of many KB' };
   }
-  if (choice === 7) return { endpoint: 'GET /events/:eventId', method: 'GET', path: `/events/${'e'.repeat(4000 + rng.int(8000))}`, expect: 'rejected', why: 'event id of many KB' };
+  if (choice === 7) return { endpoint: 'GET /events/:eventId', method: 'GET', path: `/events/${'e'.repeat(4000 + rng.below(8000))}`, expect: 'rejected', why: 'event id of many KB' };
   if (choice === 8) {
     const base = validRequest(d, rng.pick(endpoints));
-    return { ...base, headers: { ...base.headers, 'x-fuzz': 'h'.repeat(4000 + rng.int(8000)) }, expect: base.expect === 'accepted' ? 'either' : base.expect, why: 'one header of many KB' };
+    return { ...base, headers: { ...base.headers, 'x-fuzz': 'h'.repeat(4000 + rng.below(8000)) }, expect: base.expect === 'accepted' ? 'either' : base.expect, why: 'one header of many KB' };
   }
   if (choice === 9) {
     const base = validRequest(d, rng.pick(endpoints));
@@ -713,7 +693,7 @@ function hugeRequest(d: Draw): Part {
 }
 
 // Past one of the layout limits: 200 subsections per section, 200 sections, 2,000 subsections.
-function manySubsections(rng: Random): unknown {
+function manySubsections(rng: Prng): unknown {
   const [sectionCount, perSection] = rng.pick([[40, 201], [5, 201], [40, 60], [201, 1]] as const);
   const sections = Array.from({ length: sectionCount }, (_, section) => ({
     name: `S${section}`,
@@ -722,9 +702,9 @@ function manySubsections(rng: Random): unknown {
   return { name: 'big', sections };
 }
 
-function manyKeys(rng: Random, count: number): unknown {
+function manyKeys(rng: Prng, count: number): unknown {
   const body: Record<string, unknown> = { name: 'keys', sections: [{ name: 'A', subsections: [{ number: 1, rows: 1, seatsPerRow: 1, priceCents: 1 }] }] };
-  for (let key = 0; key < count; key++) body[`k${key}${rng.int(10)}`] = key;
+  for (let key = 0; key < count; key++) body[`k${key}${rng.below(10)}`] = key;
   return body;
 }
 
@@ -760,7 +740,7 @@ function ownershipRequest(d: Draw): Part {
   const other = bearer(d.tokens.valid(fx.otherBuyer, 'buyer'));
   const otherOrganizer = bearer(d.tokens.valid(fx.otherOrganizer, 'organizer'));
   const mine = rng.pick([fx.bookings.reserved, fx.bookings.pending, fx.bookings.rejected]);
-  const choice = rng.int(10);
+  const choice = rng.below(10);
   if (choice === 0) return { endpoint: 'GET /bookings/:id', method: 'GET', path: bookingPath(mine.id), headers: other, expect: 'rejected', why: "another buyer's booking" };
   if (choice === 1) return { endpoint: 'POST /bookings/:id/payment', method: 'POST', path: bookingPath(mine.id, '/payment'), headers: other, json: { paymentToken: 'tok' }, expect: 'rejected', why: "paying another buyer's booking" };
   if (choice === 2) {
@@ -857,7 +837,7 @@ function queryRequest(d: Draw): Part {
   // Half the time one parameter the route knows, so the value (not a stray parameter beside
   // it) decides the answer: forged cursors and odd ids reach the handler.
   const known = endpoint === 'GET /bookings' ? ['status', 'cursor', 'limit', 'eventId'] : ['status', 'cursor', 'limit'];
-  const count = rng.chance(0.5) ? 0 : 1 + rng.int(3);
+  const count = rng.chance(0.5) ? 0 : 1 + rng.below(3);
   if (count === 0) params.push(queryParam(d, endpoint, rng.pick(known)));
   for (let param = 0; param < count; param++) params.push(queryParam(d, endpoint));
   const subsections = endpoint === 'GET /events/:eventId/stream' && rng.chance(0.5) ? [`subsections=${percentEncode(streamScope(rng, fx.events.open))}`] : [];
@@ -886,7 +866,7 @@ function forgedCursor(d: Draw): string {
   const times = ['2024-13-01T00:00:00.000000Z', '2024-02-30T00:00:00.000000Z', '0000-01-01T00:00:00.000000Z', '9999-12-31T24:00:00.000000Z', '2024-01-01T99:99:99.999999Z',
     '2024-01-01T00:00:00.000000Z', '1900-01-01T00:00:00.000000Z', '2024-06-30T23:59:60.000000Z'];
   const payloads: unknown[] = [[rng.pick(times), id], [rng.pick(times), 'not-a-uuid'], [rng.pick(times)], { at: rng.pick(times), id }, [1, 2], 'x', null, [[rng.pick(times), id]], [rng.pick(times), id, 'extra']];
-  const choice = rng.int(5);
+  const choice = rng.below(5);
   if (choice === 0) return d.fx.cursor;
   if (choice === 1) return mutateText(rng, d.fx.cursor);
   if (choice === 2) return Buffer.from(JSON.stringify(rng.pick(payloads))).toString('base64');
@@ -894,10 +874,10 @@ function forgedCursor(d: Draw): string {
   return Buffer.from(JSON.stringify(rng.pick(payloads))).toString('base64url');
 }
 
-function streamScope(rng: Random, event: FuzzEvent): string {
+function streamScope(rng: Prng, event: FuzzEvent): string {
   const real = event.sections.flatMap((section) => section.subsections.map((sub) => `${section.name}-${sub.number}`));
   const odd = ['-', 'A-', '-1', 'A--1', 'A-1e0', 'A-0x1', 'A- 1', 'A-1.0', 'A-01', ' A-1', 'A-99999999999999999999', 'A-NaN', 'A-Infinity', '__proto__-1', 'constructor-1', 'A-1,', ',', ',,,', 'Ä-1', 'A-1,A-1'];
-  const items = Array.from({ length: 1 + rng.int(rng.chance(0.1) ? 600 : 4) }, () => (rng.chance(0.5) ? rng.pick(real) : rng.pick(odd)));
+  const items = Array.from({ length: 1 + rng.below(rng.chance(0.1) ? 600 : 4) }, () => (rng.chance(0.5) ? rng.pick(real) : rng.pick(odd)));
   return items.join(',').slice(0, rng.chance(0.9) ? 4096 : 5000);
 }
 
@@ -963,7 +943,7 @@ function headerRequest(d: Draw): Part {
 // The two SSE routes: scopes, Last-Event-ID, Accept, tokens by header and by query.
 function sseRequest(d: Draw): Part {
   const { rng, fx } = d;
-  const choice = rng.int(5);
+  const choice = rng.below(5);
   if (choice === 0) {
     const base = validRequest(d, 'GET /events/:eventId/stream');
     return { ...base, path: `${base.path}?subsections=${percentEncode(streamScope(rng, fx.events.open))}`, expect: 'either', why: 'stream scope' };
@@ -994,7 +974,7 @@ function opsRequest(d: Draw): Part {
   const { rng } = d;
   const endpoint = rng.pick(['GET /health/live', 'GET /health/ready', 'GET /metrics', 'GET /docs'] as Endpoint[]);
   const base = validRequest(d, endpoint);
-  const choice = rng.int(4);
+  const choice = rng.below(4);
   if (choice === 0) return { ...base, path: `${base.path}?${percentEncode(hostileString(rng, 'injection'))}=${percentEncode(hostileString(rng, 'unicode'))}`, expect: 'either', why: 'query on an ops route' };
   if (choice === 1) {
     const file = rng.pick(['index.html', 'swagger-ui.css', 'nope.js', '../../../package.json', '..%2f..%2fpackage.json', '%00', 'index.html%00.js', 'a'.repeat(3000), '.env', '..', '%2e%2e%2fREADME.md']);
@@ -1008,7 +988,7 @@ function opsRequest(d: Draw): Part {
 // in a while, retries of the same booking ids, valid edge values.
 function validFamilyRequest(d: Draw): Part {
   const { rng, fx } = d;
-  const choice = rng.int(10);
+  const choice = rng.below(10);
   if (choice <= 2) return validRequest(d, rng.pick(endpoints.filter((endpoint) => endpoint !== 'POST /users' && endpoint !== 'POST /sessions')));
   if (choice === 3) return retriedBooking(d);
   if (choice === 4) {
@@ -1033,15 +1013,15 @@ function validFamilyRequest(d: Draw): Part {
 // The same ids sent many times across the storm, each always with the same body and user:
 // however the copies race, one booking per id.
 function retriedBooking(d: Draw): Part {
-  const k = d.rng.int(d.fx.retriedIdsMax);
-  const own = createRandom(requestSeed(d.seed ^ 0x5eed, k));
+  const k = d.rng.below(d.fx.retriedIdsMax);
+  const own = createPrng(requestSeed(d.seed ^ 0x5eed, k));
   const event = d.fx.events.open;
   const section = event.sections[k % event.sections.length]!;
   const body = { id: uuidV7(own, d.fx.epochMs + k), eventId: event.id, section: section.name, subsection: section.subsections[0]!.number, quantity: 1 + (k % 3) };
   return { ...validRequest(d, 'POST /bookings'), headers: bearer(d.tokens.valid(`fuzz-retry-${k % 5}`, 'buyer')), json: body, expect: 'accepted', why: `retry of booking ${k}` };
 }
 
-function oddButValidSubject(rng: Random): string {
+function oddButValidSubject(rng: Prng): string {
   return rng.pick(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'x'.repeat(128), 'a.b@c:d-e_f', '0', '-', '...', 'null', 'undefined']);
 }
 
@@ -1054,7 +1034,7 @@ function edgeEvent(d: Draw): unknown {
   return body;
 }
 
-function edgePatch(rng: Random): unknown {
+function edgePatch(rng: Prng): unknown {
   return rng.pick<unknown>([
     { salesOpenAt: rng.pick(edgeDates), salesCloseAt: null }, { salesOpenAt: null, salesCloseAt: rng.pick(edgeDates) }, { salesOpenAt: null, salesCloseAt: null },
     { holdDurationS: rng.pick([10, 86_400, null]) }, { buyerSeatsMax: rng.pick([1, 1000, null]) }, { status: rng.pick(['ON_SALE', 'CLOSED']) },
@@ -1066,7 +1046,7 @@ function edgePatch(rng: Random): unknown {
 // now and then a burst from one address that the login limiter must cut off with a clean 429.
 function accountRequest(d: Draw): Part {
   const { rng, fx } = d;
-  const choice = rng.int(6);
+  const choice = rng.below(6);
   if (choice === 5) {
     // Not the whitespace that trimming the address removes on purpose (U+FEFF, U+00A0).
     const control = rng.pick(['\u0000', '\u0001', '\u001b', '\u007f', '\u0085']);
@@ -1094,7 +1074,7 @@ export function createFuzzGenerator(fixtures: FuzzFixtures, seed: number): FuzzG
   const tokens = createTokenKit(fixtures);
   return {
     generate(index) {
-      const rng = createRandom(requestSeed(seed, index));
+      const rng = createPrng(requestSeed(seed, index));
       const family = pickFamily(rng);
       return finish(index, family.name, family.make({ rng, fx: fixtures, tokens, index, seed }));
     },
@@ -1117,10 +1097,10 @@ export function createRateLimitGenerator(fixtures: FuzzFixtures, seed: number): 
   const tokens = createTokenKit(fixtures);
   return {
     generate(index) {
-      const rng = createRandom(requestSeed(seed ^ 0x429, index));
+      const rng = createPrng(requestSeed(seed ^ 0x429, index));
       const d: Draw = { rng, fx: fixtures, tokens, index, seed };
       const user = bearer(tokens.valid(`fuzz-limited-${index % 4}`, 'buyer'));
-      const roll = rng.int(10);
+      const roll = rng.below(10);
       let part: Part;
       if (roll < 6) part = { ...validRequest(d, 'POST /bookings'), headers: user, expect: 'either', why: 'valid booking, maybe past the limit' };
       else if (roll < 8) part = { ...validRequest(d, 'POST /bookings'), headers: user, json: { ...newBookingBody(d), quantity: rng.pick(['2', 0, null, 1.5]) }, expect: 'rejected', why: 'broken booking' };
@@ -1161,7 +1141,7 @@ interface WireTemplate {
   readonly name: string;
   readonly mayClose?: boolean;
   readonly halfClose?: boolean;
-  make(rng: Random, fx: FuzzFixtures): string | Buffer;
+  make(rng: Prng, fx: FuzzFixtures): string | Buffer;
 }
 
 const close = 'Connection: close\r\n';
@@ -1202,7 +1182,7 @@ const wireTemplates: readonly WireTemplate[] = [
   { name: 'unknown expectation', make: () => `POST /bookings HTTP/1.1\r\nHost: x\r\nExpect: fuzz\r\nContent-Type: application/json\r\nContent-Length: 2\r\n${close}\r\n{}` },
   { name: 'WebSocket upgrade of a stream', mayClose: true, make: (_rng, fx) => `GET /events/${fx.events.open.id}/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n` },
   { name: 'CONNECT', mayClose: true, make: () => 'CONNECT 127.0.0.1:5432 HTTP/1.1\r\nHost: 127.0.0.1:5432\r\n\r\n' },
-  { name: 'pipelined burst', make: (rng) => `${'GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(1 + rng.int(20))}GET /health/live HTTP/1.1\r\nHost: x\r\n${close}\r\n` },
+  { name: 'pipelined burst', make: (rng) => `${'GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(1 + rng.below(20))}GET /health/live HTTP/1.1\r\nHost: x\r\n${close}\r\n` },
   { name: 'tabs in the request line', make: () => `GET\t/events\tHTTP/1.1\r\nHost: x\r\n${close}\r\n` },
   { name: 'two spaces in the request line', make: () => `GET  /events HTTP/1.1\r\nHost: x\r\n${close}\r\n` },
   { name: 'CR/LF in the path', make: () => `GET /events\r\nX-Injected: 1 HTTP/1.1\r\nHost: x\r\n${close}\r\n` },
@@ -1210,12 +1190,12 @@ const wireTemplates: readonly WireTemplate[] = [
   { name: 'latin1 bytes in a token header', make: (_rng, fx) => Buffer.concat([Buffer.from(`GET /bookings/${fx.bookings.reserved.id} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer `), Buffer.from([0xe9, 0xff]), Buffer.from(`\r\n${close}\r\n`)]) },
 ];
 
-function unknownMethod(rng: Random): string {
+function unknownMethod(rng: Prng): string {
   const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
   for (;;) {
     const method = rng.chance(0.3)
       ? rng.pick(['get', 'G ET', 'POST/', 'FOO', 'DELETE2', 'HEAD\u0000', 'GET\u00e9', '*', '-'])
-      : Array.from({ length: 3 + rng.int(10) }, () => letters[rng.int(letters.length)]).join('');
+      : Array.from({ length: 3 + rng.below(10) }, () => letters[rng.below(letters.length)]).join('');
     if (!http.METHODS.includes(method)) return method;
   }
 }
@@ -1227,7 +1207,7 @@ export interface WireGenerator {
 export function createWireGenerator(fixtures: FuzzFixtures, seed: number): WireGenerator {
   return {
     generate(index) {
-      const rng = createRandom(requestSeed(seed ^ 0x3172e, index));
+      const rng = createPrng(requestSeed(seed ^ 0x3172e, index));
       const template = rng.pick(wireTemplates);
       const made = template.make(rng, fixtures);
       const bytes = typeof made === 'string' ? Buffer.from(made, 'latin1') : made;

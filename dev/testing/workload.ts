@@ -1,5 +1,6 @@
 import type { Api } from './system.ts';
 import { newBookingId } from './system.ts';
+import { createPrng } from './prng.ts';
 
 // Booking traffic for tests and benchmarks: a seeded mix of best-available requests and
 // manual picks aimed at a few hot seats, from many users, with a share of resent ids.
@@ -16,17 +17,6 @@ export interface PlannedBooking {
   readonly body: { id: string; eventId: string; section: string; subsection: number; quantity: number; seats?: Array<{ row: number; seat: number }> };
 }
 
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function planBookings(options: {
   eventId: string;
   subsections: readonly SubsectionTarget[];
@@ -37,7 +27,7 @@ export function planBookings(options: {
   singlesAtEnd: number;
   seed: number;
 }): PlannedBooking[] {
-  const random = mulberry32(options.seed);
+  const random = createPrng(options.seed).next;
   const planned: PlannedBooking[] = [];
   for (let index = 0; index < options.count; index++) {
     const target = options.subsections[index % options.subsections.length]!;
@@ -67,7 +57,7 @@ export interface SendResult {
 // Sends every booking with at most `concurrency` in flight; `resendShare` of them are sent
 // again (same id, same body, same user) right after their first answer.
 export async function sendBookings(api: Api, planned: readonly PlannedBooking[], options: { concurrency: number; resendShare: number; seed: number }): Promise<SendResult> {
-  const random = mulberry32(options.seed);
+  const random = createPrng(options.seed).next;
   const tokens = new Map<string, string>();
   const tokenOf = (user: string) => {
     let token = tokens.get(user);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { mulberry32 } from '../../../dev/testing/workload.ts';
+import { createPrng } from '../../../dev/testing/prng.ts';
 import { findBestAvailable } from '../../../reservation-service/src/seating/seat-finder.ts';
 import { createSeatGrid, SEAT_FREE, SEAT_RESERVED } from '../../../reservation-service/src/seating/seat-grid.ts';
 import { defineSeatScripts, parseRecord, type SeatRedis } from './seat-script.ts';
@@ -27,7 +27,7 @@ after(async () => {
 });
 
 test('the Lua seat pick chooses exactly the seats the product finder chooses', async () => {
-  const random = mulberry32(20_260_701);
+  const random = createPrng(20_260_701).next;
   let split = 0;
   for (let index = 0; index < cases; index++) {
     const rows = 1 + Math.floor(random() * 6);

@@ -4,6 +4,7 @@ import { SEAT_FREE, SEAT_RESERVED, SEAT_SOLD, createSeatGrid, seatIndex, setSeat
 import type { SeatGrid } from './seat-grid.ts';
 import { checkManualSeats, findBestAvailable } from './seat-finder.ts';
 import { bruteForceBest, costOf } from './seat-finder-oracle.ts';
+import { createPrng } from '../../../dev/testing/prng.ts';
 
 // Rows drawn as in docs/seat-selection.md: '.' free, 'x' taken; the first string is row 1.
 function gridFrom(drawing: readonly string[]): SeatGrid {
@@ -164,18 +165,6 @@ describe('checkManualSeats', () => {
   });
 });
 
-// mulberry32: a tiny seeded PRNG, so a failing case reproduces from its seed.
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 function randomInt(random: () => number, min: number, max: number): number {
   return min + Math.floor(random() * (max - min + 1));
 }
@@ -206,7 +195,7 @@ describe('findBestAvailable against the brute-force oracle', () => {
 
   for (const seed of seeds) {
     it(`agrees on ${casesPerSeed} random grids from seed ${seed}`, () => {
-      const random = createRandom(seed);
+      const random = createPrng(seed).next;
       for (let trial = 0; trial < casesPerSeed; trial++) {
         const grid = randomGrid(random);
         const quantity = randomInt(random, 1, 4);
@@ -229,7 +218,7 @@ describe('findBestAvailable against the brute-force oracle', () => {
 
 describe('sequential sellout', () => {
   it('books random quantities on 20 × 30 seats until SOLD_OUT without double-selling', () => {
-    const random = createRandom(2024);
+    const random = createPrng(2024).next;
     const grid = createSeatGrid(20, 30);
     const taken = new Set<number>();
     let booked = 0;

@@ -2,7 +2,7 @@ import type { CancelCommand, PayCommand, ReserveCommand } from '@ticketing/share
 import { decodeCommand } from '@ticketing/shared/messaging/codec';
 import { expiryRequestAgainMs, sweepExpiries } from './expiry-sweeper.ts';
 import { retryGate, type Task } from './processes.ts';
-import type { Prng } from './prng.ts';
+import type { Prng } from '../../../dev/testing/prng.ts';
 import {
   afterRun, crashProcess, describeCommand, epochMs, httpView, nameOf, note, parkedTasks, partitionOf, publish, rebalance, restartProcess, startTask,
   type FaultKind, type Runner, type World,

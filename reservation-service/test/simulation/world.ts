@@ -8,7 +8,7 @@ import { createMemoryBookingStore, type MemoryBookingStore } from './memory-book
 import { createMemorySeatProjection, type MemorySeatProjection } from './memory-seat-projection.ts';
 import { createPartitionLog, type PartitionLog } from './partition-log.ts';
 import { createSimPaymentWorker, createSimProvider, type SimPaymentWorker, type SimProvider } from './payments.ts';
-import { createPrng, type Prng } from './prng.ts';
+import { createPrng, type Prng } from '../../../dev/testing/prng.ts';
 import { createTaskRunner, type ReservationProcess, type Task } from './processes.ts';
 import { createSimClock, type SimClock } from './sim-clock.ts';
 

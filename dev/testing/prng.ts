@@ -1,5 +1,6 @@
-// mulberry32: a 32-bit seeded generator, small and fast, good enough to pick schedules. Every
-// random choice of a simulated run comes from here, so a seed replays the same run exactly.
+// mulberry32: a 32-bit seeded generator, small and fast, good enough for test workloads. The
+// simulation, the fuzzer, the benchmark workloads and the randomised seat-finder tests draw every
+// choice from here, so a seed replays the same run exactly.
 
 export interface Prng {
   // Uniform in [0, 1).
